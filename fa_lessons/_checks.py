@@ -30,14 +30,21 @@ def check_positive(value, name, integer=False, allow_zero=False):
     return int(value) if integer else float(value)
 
 
-def check_inputs(X, n_in, dtype, name="X"):
-    """Check a batch of inputs: 2-D, ``n_in`` columns, ``dtype``, finite, non-empty."""
+def check_inputs(X, n_in, dtype, name="X", code="X"):
+    """Check a batch of inputs: 2-D, ``n_in`` columns, ``dtype``, finite, non-empty.
+
+    ``name`` is how messages call the argument; ``code`` is the expression used
+    in the suggested fix (``X.astype(...)``).
+    """
     if not isinstance(X, np.ndarray):
         raise TypeError(f"{name} must be a NumPy array, got {type(X).__name__}")
     if X.ndim != 2:
+        what = ("a 1-D array; for a single example" if X.ndim == 1
+                else f"shape {X.shape}")
+        fix = f"{code}.reshape(1, -1)" if X.ndim == 1 else f"{code}.reshape(len({code}), -1)"
         raise ValueError(
             f"{name} must be 2-D with one example per row, shape (n, {n_in}); "
-            f"got shape {X.shape} (use {name}.reshape(len({name}), -1))"
+            f"got {what} (use {fix})"
         )
     if X.shape[1] != n_in:
         raise ValueError(
@@ -48,14 +55,14 @@ def check_inputs(X, n_in, dtype, name="X"):
     if X.dtype != dtype:
         raise TypeError(
             f"{name} has dtype {X.dtype} but the network uses {dtype}; "
-            f"convert with {name}.astype(np.{dtype})"
+            f"convert with {code}.astype(np.{dtype})"
         )
     if not np.isfinite(X).all():
         raise ValueError(f"{name} contains NaN or inf; clean the data first")
     return X
 
 
-def check_targets(y, n, n_out, dtype, classification, name="y"):
+def check_targets(y, n, n_out, dtype, classification, name="y", code="y"):
     """Check labels or targets for ``n`` examples and return targets ``(n, n_out)``.
 
     Integer labels (1-D, in ``[0, n_out)``) become one-hot rows.  A 2-D float
@@ -71,7 +78,7 @@ def check_targets(y, n, n_out, dtype, classification, name="y"):
         if not np.issubdtype(y.dtype, np.integer):
             raise TypeError(
                 f"1-D {name} must hold integer class labels, got dtype {y.dtype}; "
-                f"use {name}.astype(np.int64), or pass 2-D targets of shape (n, {n_out})"
+                f"use {code}.astype(np.int64), or pass 2-D targets of shape (n, {n_out})"
             )
         if n and (y.min() < 0 or y.max() >= n_out):
             raise ValueError(
@@ -89,7 +96,7 @@ def check_targets(y, n, n_out, dtype, classification, name="y"):
     if y.dtype != dtype:
         raise TypeError(
             f"{name} has dtype {y.dtype} but the network uses {dtype}; "
-            f"convert with {name}.astype(np.{dtype})"
+            f"convert with {code}.astype(np.{dtype})"
         )
     if not np.isfinite(y).all():
         raise ValueError(f"{name} contains NaN or inf")
@@ -102,19 +109,24 @@ def check_targets(y, n, n_out, dtype, classification, name="y"):
     return np.ascontiguousarray(y)
 
 
-def check_data(data, net, name):
+def check_data(data, net, name=None):
     """Check an ``(X, y)`` pair for ``net``; return ``(X, targets, labels)``.
 
-    ``labels`` are the integer classes used for accuracy (the argmax of the
-    targets when targets are given as a 2-D array).
+    ``name`` is the argument that held the pair (``"train_data"``), or ``None``
+    when ``X`` and ``y`` were separate arguments.  ``labels`` are the integer
+    classes used for accuracy (the argmax of the targets when targets are
+    given as a 2-D array).
     """
     if not isinstance(data, (tuple, list)) or len(data) != 2:
-        raise TypeError(f"{name} must be a pair (X, y), got {type(data).__name__}")
+        raise TypeError(f"{name or 'data'} must be a pair (X, y), got {type(data).__name__}")
     X, y = data
-    X = check_inputs(X, net.sizes[0], net.dtype, name=f"{name}[0] (X)")
-    T = check_targets(
-        y, X.shape[0], net.sizes[-1], net.dtype, net.output == "softmax",
-        name=f"{name}[1] (y)",
-    )
+    if name is None:
+        xname, xcode, yname, ycode = "X", "X", "y", "y"
+    else:
+        xname, xcode = f"{name}[0] (X)", f"{name}[0]"
+        yname, ycode = f"{name}[1] (y)", f"{name}[1]"
+    X = check_inputs(X, net.sizes[0], net.dtype, name=xname, code=xcode)
+    T = check_targets(y, X.shape[0], net.sizes[-1], net.dtype, net.output == "softmax",
+                      name=yname, code=ycode)
     labels = y if y.ndim == 1 else T.argmax(axis=1)
     return X, T, labels

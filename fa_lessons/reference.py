@@ -17,12 +17,17 @@ def activation(a, name):
     if name == "tanh":
         return np.tanh(a)
     if name == "sigmoid":
-        return 1.0 / (1.0 + np.exp(-a))
+        return sigmoid(a)
     if name == "relu":
         return np.maximum(a, 0.0)
     if name == "linear":
         return a.copy()
     raise ValueError(f"unknown activation {name!r}")
+
+
+def sigmoid(a):
+    """Logistic function ``1 / (1 + exp(-a))``, written so that no ``exp`` overflows."""
+    return np.exp(-np.logaddexp(0.0, -a)).astype(np.result_type(a), copy=False)
 
 
 def derivative_from_output(h, name):
@@ -92,11 +97,11 @@ def output_error(a, b, t, output, loss):
         per_example = 0.5 * ((y - t) ** 2).sum(axis=1)
         e = (y - t) / n
     elif (output, loss) == ("sigmoid", "bce"):
-        y = 1.0 / (1.0 + np.exp(-z))
+        y = sigmoid(z)
         per_example = (np.logaddexp(0.0, z) - t * z).sum(axis=1)
         e = (y - t) / n
     elif (output, loss) == ("sigmoid", "squared_error"):
-        y = 1.0 / (1.0 + np.exp(-z))
+        y = sigmoid(z)
         per_example = 0.5 * ((y - t) ** 2).sum(axis=1)
         e = (y - t) * y * (1.0 - y) / n
     else:

@@ -5,19 +5,19 @@ shares one forward pass, one output error and one weight update; they differ
 only in the matrix that carries the error backward (GUIDE notation, a batch
 stored as rows, ``delta[L] = e = dL/da_L``):
 
-==========  ==================================================  =====================
-rule        teaching signal of hidden layer ``l``               ``rule.feedback[l-1]``
-==========  ==================================================  =====================
-``bp``      ``(delta_{l+1} W_{l+1}) * f'(a_l)``                 (empty)
-``fa``      ``(delta_{l+1} B_{l+1}) * f'(a_l)``, B fixed        ``B_l``, shape of W_l
-``dfa``     ``(e D_l) * f'(a_l)``, D fixed                      ``D_l``, (n_L, n_l)
-``usf``     as fa, ``B = s sign(W)``                            ``B_l``
-``frsf``    as fa, ``B = |M| * sign(W)``, M fixed               ``B_l``
-``brsf``    as frsf, M redrawn every step                       ``B_l``
-``kp``      as fa, B gets W's update and weight decay           ``B_l``
-``wm``      as fa, B learns from noise sent through W           ``B_l``
-``shallow`` none: only the output layer learns (the control)    (empty)
-==========  ==================================================  =====================
+===========  ==================================================  =====================
+rule         teaching signal of hidden layer ``l``               ``rule.feedback[l-1]``
+===========  ==================================================  =====================
+``bp``       ``(delta_{l+1} W_{l+1}) * f'(a_l)``                 (empty)
+``fa``       ``(delta_{l+1} B_{l+1}) * f'(a_l)``, B fixed        ``B_l``, shape of W_l
+``dfa``      ``(e D_l) * f'(a_l)``, D fixed                      ``D_l``, (n_L, n_l)
+``usf``      as fa, ``B = s sign(W)``                            ``B_l``
+``frsf``     as fa, ``B = |M| * sign(W)``, M fixed               ``B_l``
+``brsf``     as frsf, M redrawn every step                       ``B_l``
+``kp``       as fa, B gets W's update and weight decay           ``B_l``
+``wm``       as fa, B learns from noise sent through W           ``B_l``
+``shallow``  none: only the output layer learns (the control)    (empty)
+===========  ==================================================  =====================
 
 All rules then use ``dW_l = delta_l^T h_{l-1}`` and ``db_l = sum over the
 batch of delta_l``.  For fa-like rules ``B_1`` exists but would only carry the
@@ -77,7 +77,7 @@ def _draw(rng, shape, dist, scale, dtype):
 class Rule:
     """Base class: the forward pass, the output error and the weight gradients.
 
-    Subclasses define :meth:`_signal`, the product that carries the error to
+    Subclasses define ``_signal``, the product that carries the error to
     hidden layer ``l`` before it is multiplied by ``f'(a_l)``.
 
     Parameters
@@ -184,7 +184,7 @@ class Rule:
 
     def _run(self, net, X, y):
         self.check(net)
-        X, T, _ = check_data((X, y), net, "data")
+        X, T, _ = check_data((X, y), net)
         ws = Workspace(net, X.shape[0])
         ws.h[0] = X
         self._compute(net, ws, T)
