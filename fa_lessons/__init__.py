@@ -18,9 +18,9 @@ __version__ = "0.1.0"
 _LAZY = {
     "MLP": ("network", "MLP"),
     "ForwardPass": ("network", "ForwardPass"),
-    "train": ("train", "train"),
-    "History": ("train", "History"),
-    "DivergenceError": ("train", "DivergenceError"),
+    "train": ("training", "train"),
+    "History": ("training", "History"),
+    "DivergenceError": ("training", "DivergenceError"),
     "load_mnist": ("datasets", "load_mnist"),
     "rules": ("rules", None),
     "metrics": ("metrics", None),

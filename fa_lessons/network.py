@@ -257,7 +257,7 @@ class MLP:
         ``y`` holds integer labels or 2-D targets (whose argmax is the class
         used for accuracy).  Returns ``(loss, accuracy)`` as floats.
         """
-        X, T, labels = check_data((X, y), self, "data")
+        X, T, labels = check_data((X, y), self)
         total, correct = 0.0, 0
         zero = np.zeros(self.sizes[-1], self.dtype)
         for start in range(0, X.shape[0], batch_size):

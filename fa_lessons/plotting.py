@@ -73,7 +73,7 @@ def learning_curves(histories, ax=None, metric="test_accuracy", percent=True):
         Label -> history; a list of histories (one per seed) is drawn as a
         mean with a band.
     metric : str
-        A per-epoch field of :class:`fa_lessons.History`.
+        A per-epoch field of :class:`fa_lessons.training.History`.
     percent : bool
         Show accuracies in percent.
     """

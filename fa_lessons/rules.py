@@ -26,7 +26,7 @@ error to the input, so it never affects learning.
 A rule reads ``rule.feedback`` as it stands each time it computes gradients,
 so tests and exercises may overwrite the arrays by hand.  Rules with state
 (``usf``, ``frsf``, ``brsf``, ``kp``, ``wm``) change it only in
-:meth:`Rule.update_feedback`, the hook that :func:`fa_lessons.train` calls
+:meth:`Rule.update_feedback`, the hook that :func:`fa_lessons.training.train` calls
 after every optimizer step.  All randomness comes from the rule's own
 generator ``rule.rng``, seeded by ``seed``.
 """
@@ -120,7 +120,7 @@ class Rule:
     def update_feedback(self, net, steps, decay):
         """The per-step hook: update the rule's state after an optimizer step.
 
-        :func:`fa_lessons.train` calls it once after every step, when the new
+        :func:`fa_lessons.training.train` calls it once after every step, when the new
         weights are in place.
 
         Parameters

@@ -10,11 +10,45 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from . import metrics
+from . import _fused, metrics
+from . import rules as _rules
 from ._checks import check_data, check_positive
 from .network import MLP
 from .optim import Optimizer
 from .rules import Rule, Workspace, get
+
+#: Whether :func:`train` may run whole epochs in one compiled call (see
+#: :func:`_fused_plan`).  The tests switch it off to compare with the Python loop.
+_USE_FUSED = True
+
+# Rules whose step the compiled loop knows: class -> (rule code, per-step hook).
+_FUSED_RULES = {
+    _rules.BP: (_fused.BP, _fused.HOOK_NONE),
+    _rules.FA: (_fused.FA, _fused.HOOK_NONE),
+    _rules.DFA: (_fused.DFA, _fused.HOOK_NONE),
+    _rules.Shallow: (_fused.SHALLOW, _fused.HOOK_NONE),
+    _rules.KP: (_fused.FA, _fused.HOOK_KP),
+    _rules.USF: (_fused.FA, _fused.HOOK_SIGN),
+    _rules.FRSF: (_fused.FA, _fused.HOOK_SIGN),
+}
+
+
+def _fused_plan(rule, trackers):
+    """``(rule_code, hook)`` if :func:`train` can run epochs compiled, else ``None``.
+
+    The compiled loop (``fa_lessons._fused``) covers the rules of
+    ``_FUSED_RULES`` (exact classes: a subclass may change the step) with any
+    optimizer setting, when no metric is tracked (tracking runs Python
+    between steps).  ``brsf`` and ``wm`` draw random numbers every step and
+    stay in the Python loop, as does everything under ``NUMBA_DISABLE_JIT``.
+    """
+    if not _USE_FUSED or trackers:
+        return None
+    import numba
+
+    if numba.config.DISABLE_JIT:
+        return None
+    return _FUSED_RULES.get(type(rule))
 
 
 class DivergenceError(FloatingPointError):
@@ -152,6 +186,33 @@ def _check_track(track):
     return items
 
 
+def _fused_epoch(loop, order, epoch, step, seen, n, steps_per_epoch, bar, lr):
+    """One epoch on the compiled path; returns ``(loss_sum, step, seen)``.
+
+    With a progress bar the epoch runs in about 20 calls so that the bar
+    moves; without one it is a single call.  The weights are copied back
+    after each call, and before a :class:`DivergenceError` is raised.
+    """
+    loss_sum = 0.0
+    chunk = steps_per_epoch if bar is None else max(1, -(-steps_per_epoch // 20))
+    for first in range(0, steps_per_epoch, chunk):
+        last = min(first + chunk, steps_per_epoch)
+        part, done, bad = loop.run(order, first, last)
+        loss_sum += part
+        step += done
+        seen += min((first + done) * loop.batch, n) - first * loop.batch
+        if done < last - first:
+            loop.write_back()
+            raise DivergenceError(
+                f"training diverged at epoch {epoch}, step {step + 1}: the batch "
+                f"loss is {bad}. The learning rate lr={lr:g} is probably too "
+                f"large for this network and rule; try lr={lr / 10:g}")
+        if bar is not None:
+            bar.update(done)
+    loop.write_back()
+    return loss_sum, step, seen
+
+
 def train(net, rule, train_data, *, epochs, lr, batch_size, optimizer="sgd",
           momentum=0.0, weight_decay=0.0, seed=None, test_data=None, progress=True,
           shuffle=True, track=None, track_every=None, track_data=None):
@@ -248,6 +309,8 @@ def train(net, rule, train_data, *, epochs, lr, batch_size, optimizer="sgd",
     if trackers:
         record(0)
     steps_per_epoch = -(-n // batch_size)
+    plan = _fused_plan(rule, trackers)
+    loop = _fused.Loop(net, rule, opt, X, T, batch_size, *plan) if plan else None
     bar = _progress_bar(epochs * steps_per_epoch, progress, rule.name)
     order = np.arange(n)
     step = seen = 0
@@ -258,30 +321,34 @@ def train(net, rule, train_data, *, epochs, lr, batch_size, optimizer="sgd",
             loss_sum = 0.0
             t0 = time.perf_counter()
             tracking_time = 0.0
-            for start in range(0, n, batch_size):
-                idx = order[start:start + batch_size]
-                w = ws if len(idx) == batch_size else ws_tail
-                xb, tb = Xb[:len(idx)], Tb[:len(idx)]
-                np.take(X, idx, axis=0, out=xb)
-                np.take(T, idx, axis=0, out=tb)
-                w.h[0] = xb
-                rule._compute(net, w, tb)
-                if not np.isfinite(w.loss):
-                    raise DivergenceError(
-                        f"training diverged at epoch {epoch}, step {step + 1}: the batch "
-                        f"loss is {w.loss}. The learning rate lr={opt.lr:g} is probably too "
-                        f"large for this network and rule; try lr={opt.lr / 10:g}")
-                loss_sum += w.loss * len(idx)
-                seen += len(idx)
-                opt.step(net, w, layers)
-                rule.update_feedback(net, w.dW, opt.decay)
-                step += 1
-                if bar is not None:
-                    bar.update(1)
-                if trackers and track_every and step % track_every == 0:
-                    t1 = time.perf_counter()
-                    record(seen)
-                    tracking_time += time.perf_counter() - t1
+            if loop is not None:
+                loss_sum, step, seen = _fused_epoch(loop, order, epoch, step, seen, n,
+                                                    steps_per_epoch, bar, opt.lr)
+            else:
+                for start in range(0, n, batch_size):
+                    idx = order[start:start + batch_size]
+                    w = ws if len(idx) == batch_size else ws_tail
+                    xb, tb = Xb[:len(idx)], Tb[:len(idx)]
+                    np.take(X, idx, axis=0, out=xb)
+                    np.take(T, idx, axis=0, out=tb)
+                    w.h[0] = xb
+                    rule._compute(net, w, tb)
+                    if not np.isfinite(w.loss):
+                        raise DivergenceError(
+                            f"training diverged at epoch {epoch}, step {step + 1}: the batch "
+                            f"loss is {w.loss}. The learning rate lr={opt.lr:g} is probably too "
+                            f"large for this network and rule; try lr={opt.lr / 10:g}")
+                    loss_sum += w.loss * len(idx)
+                    seen += len(idx)
+                    opt.step(net, w, layers)
+                    rule.update_feedback(net, w.dW, opt.decay)
+                    step += 1
+                    if bar is not None:
+                        bar.update(1)
+                    if trackers and track_every and step % track_every == 0:
+                        t1 = time.perf_counter()
+                        record(seen)
+                        tracking_time += time.perf_counter() - t1
             hist.seconds.append(time.perf_counter() - t0 - tracking_time)
             hist.epoch.append(epoch)
             hist.train_loss.append(loss_sum / n)
