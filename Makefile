@@ -4,6 +4,7 @@
 #   make test     build the book, then run every test (unit tests, nbval, browser check)
 #   make refresh  re-execute the chapters and store their outputs (NB=book/xx.ipynb for some)
 #   make bench    run the benchmarks (benchmarks/run.py)
+#   make student  write the student edition (chapters without solutions) into _build/student
 #   make clean    remove build output and caches (keeps .venv)
 #
 # The numba cache stays where numba puts it by default (fa_lessons/__pycache__, git-ignored):
@@ -25,7 +26,7 @@ TEST_ENV := env -u MPLBACKEND PYTHONHASHSEED=0
 PYTEST_NBVAL := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg \
                 --nbval-cell-timeout=$(NB_CELL_TIMEOUT)
 
-.PHONY: all venv book test refresh bench clean
+.PHONY: all venv book test refresh bench student clean
 
 all: book
 
@@ -57,6 +58,9 @@ refresh: venv
 
 bench: venv
 	$(BIN)/python benchmarks/run.py
+
+student: venv
+	$(BIN)/fa-lessons student-edition _build/student
 
 clean:
 	rm -rf _build .pytest_cache
