@@ -211,6 +211,24 @@ LINKS = """
 RAW_TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$")
 
 
+def _wait_until_quiet(page, in_flight: dict, quiet_ms: int = 500) -> None:
+    """Wait until no request has been in flight for ``quiet_ms``.
+
+    Playwright's ``wait_for_load_state("networkidle")`` is not used: on pages whose
+    resources all come from the context's cache (the second page with the same fonts and
+    scripts) its lifecycle event sometimes never fires, although nothing is pending.
+    """
+    deadline = PAGE_TIMEOUT_MS
+    quiet = 0
+    while quiet < quiet_ms:
+        page.wait_for_timeout(100)
+        quiet = 0 if in_flight else quiet + 100
+        deadline -= 100
+        if deadline <= 0:
+            pending = sorted(set(in_flight.values()))[:10]
+            raise AssertionError(f"requests still in flight after {PAGE_TIMEOUT_MS} ms: {pending}")
+
+
 # --------------------------------------------------------------------------------- test
 
 
@@ -241,12 +259,16 @@ def test_page_renders(page_path, site, server, browser_context):
         if req.url.startswith(server)
         else None,
     )
+    in_flight: dict = {}
+    page.on("request", lambda req: in_flight.__setitem__(id(req), req.url))
+    page.on("requestfinished", lambda req: in_flight.pop(id(req), None))
+    page.on("requestfailed", lambda req: in_flight.pop(id(req), None))
     url = urljoin(server, page_path)
     try:
         page.goto(url, wait_until="load")
         mj = page.evaluate(WAIT_FOR_MATHJAX)
         broken_images = page.evaluate(WAIT_FOR_IMAGES)
-        page.wait_for_load_state("networkidle")
+        _wait_until_quiet(page, in_flight)
         state = page.evaluate(ARTICLE_STATE)
         hrefs = page.evaluate(LINKS)
         SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
