@@ -251,11 +251,16 @@ def test_linear_task_fa_reaches_bp_and_aligns(seed):
 
 
 # ------------------------------------- compiled epochs vs the Python loop
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("name, optimizer, momentum, wd", [
+_COMPILED_CASES = [
     ("bp", "sgd", 0.0, 0.0), ("fa", "sgd", 0.9, 0.01), ("dfa", "manhattan", 0.0, 0.0),
     ("shallow", "sgd", 0.0, 0.1), ("kp", "sgd", 0.5, 0.1), ("usf", "manhattan", 0.5, 0.0),
-    ("frsf", "sgd", 0.0, 0.0), ("usf", "sgd", 0.0, 0.01), ("kp", "manhattan", 0.0, 0.1)])
+    ("frsf", "sgd", 0.0, 0.0), ("usf", "sgd", 0.0, 0.01), ("kp", "manhattan", 0.0, 0.1)]
+
+
+# float32 + Batch Manhattan is not compared (see the docstring), so it is not generated.
+@pytest.mark.parametrize("name, optimizer, momentum, wd, dtype", [
+    (*case, dtype) for dtype in (np.float64, np.float32) for case in _COMPILED_CASES
+    if not (dtype == np.float32 and case[1] == "manhattan")])
 def test_compiled_epochs_match_the_python_loop(monkeypatch, name, optimizer, momentum, wd,
                                                 dtype):
     """train() may run whole epochs compiled; the Python loop is the reference.
@@ -268,8 +273,6 @@ def test_compiled_epochs_match_the_python_loop(monkeypatch, name, optimizer, mom
     """
     import sys
 
-    if dtype == np.float32 and optimizer == "manhattan":
-        pytest.skip("float32 + sign updates amplify 1-ulp BLAS differences (see docstring)")
     module = sys.modules[fl.train.__module__]
     X, y = blobs(70, dtype=dtype)
     results = []
