@@ -231,7 +231,7 @@ def make_torch_autograd(X, labels, sizes, rule, batch, dtype, lr, seed=0):
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
         return total / n
 
     return epoch
