@@ -409,9 +409,10 @@ _LILLICRAP_MNIST = Experiment(
         "learning (only the output layer learns) and tested on the 10,000 test images."),
     data=_MNIST,
     variants=tuple(
-        Variant(label=rule, rule=rule, lr=0.3, sizes=(784, 1000, 10), activation="sigmoid",
-                output="sigmoid", loss="squared_error", init="pytorch", batch_size=32,
-                epochs=10, track=("signal_angle",) if rule == "fa" else ())
+        Variant(label=rule, rule=rule, lr=0.2, sizes=(784, 1000, 10), activation="sigmoid",
+                output="sigmoid", loss="squared_error", init="pytorch", batch_size=4,
+                epochs=15, rule_options={"scale": 0.3} if rule == "fa" else {},
+                track=("signal_angle",) if rule == "fa" else ())
         for rule in ("shallow", "bp", "fa")),
     seeds=3,
     headline=("test_error",),
@@ -425,10 +426,26 @@ _LILLICRAP_MNIST = Experiment(
                   confirmed="RECALL", note="check against the paper before quoting"),
     ),
     differences=(
-        "10 epochs of minibatch SGD (batch 32, learning rate 0.3, no weight decay) "
-        "instead of the paper's longer training with eta = 1e-3 and weight decay 1e-6.",
-        "Forward weights start in U[-1/sqrt(n_in), 1/sqrt(n_in)] and FA's B in the same "
-        "range; the paper's initial scales were not confirmed.",
+        "15 epochs of minibatch SGD (batch 4, learning rate 0.2 on the batch-mean loss, "
+        "no momentum, no weight decay) instead of the paper's longer training with "
+        "eta = 1e-3 per example and weight decay 1e-6; the 9 runs of 15 epochs took "
+        "18 minutes on 2 cores (--jobs 2).",
+        "How the setting was chosen: short runs (1-8 epochs, seed 0 only) trained on the "
+        "first 50,000 training images and scored on the last 10,000 (never on the test "
+        "set).  Learning rates of 0.4 and above (0.5 at batch 16, 1 and 3 at batch 32, "
+        "or 0.1-0.3 with momentum 0.9) drove the sigmoid outputs into saturation and "
+        "stuck at chance; below that ceiling, smaller batches (more steps per epoch) "
+        "learned faster per second, so batch 4 was kept, with lr 0.2 rather than 0.3 "
+        "because at 0.3 FA's validation error jumped from epoch to epoch.  The earlier setting (batch 32, lr 0.3, 10 epochs) gave "
+        "BP 7.6 % and FA 9.8 % test error.",
+        "FA's feedback B ~ U[-0.3, 0.3] (about ten times the forward scale 1/sqrt(1000)) "
+        "instead of the default U[-1/sqrt(n_in), 1/sqrt(n_in)]: with the small default "
+        "B, FA's hidden layer learned slowly and its early epochs were unstable "
+        "(validation error 80 % then 55 % after 1 and 2 epochs at batch 8, lr 0.3), "
+        "while with 0.3 it fell steadily (9.3, 7.9, 7.5 % over 3 epochs at batch 4, "
+        "lr 0.2).  Only 0.1 and 0.3 were tried; the paper's scale of B was not confirmed.",
+        "Forward weights and biases start in U[-1/sqrt(n_in), 1/sqrt(n_in)]; the paper's "
+        "initial scales were not confirmed.",
     ),
     quick_data=_MNIST_QUICK,
     quick_epochs=1,
